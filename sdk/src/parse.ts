@@ -37,8 +37,6 @@ interface ScannedInteger {
   readonly value: bigint;
   /** The index just past the last digit; 0 when no digits were read (C's `end == str`). */
   readonly end: number;
-  /** The number was written with a leading `-`. */
-  readonly negative: boolean;
 }
 
 /**
@@ -68,11 +66,11 @@ function scanInteger(str: string, base: 0 | 10): ScannedInteger {
   }
   const start = index;
   while (isDigit(str[index], radix)) index++;
-  if (index === start) return { value: 0n, end: 0, negative };
+  if (index === start) return { value: 0n, end: 0 };
   const digits = str.slice(start, index);
   const prefix = radix === 16 ? "0x" : radix === 8 ? "0o" : "";
   const magnitude = BigInt(prefix + digits);
-  return { value: negative ? -magnitude : magnitude, end: index, negative };
+  return { value: negative ? -magnitude : magnitude, end: index };
 }
 
 // ---------------------------------------------------------------------------

@@ -55,7 +55,7 @@ export interface PluginSpec<H, S extends ParamSchema = {}> {
   /** Typed parameters, parsed and validated before `configComplete`. */
   readonly params?: S;
   /** The thread model, or a function choosing it after configuration. Default `"serialize_all_requests"`. */
-  readonly threadModel?: ThreadModel | (() => ThreadModel);
+  readonly threadModel?: ThreadModel | (() => MaybePromise<ThreadModel>);
 
   /** Runs once, right after the plugin module is imported. */
   load?(): MaybePromise<void>;
