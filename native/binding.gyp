@@ -10,7 +10,7 @@
   "targets": [
     {
       "target_name": "nbdts_native",
-      "sources": ["src/addon/ring.cc"],
+      "sources": ["src/addon/ring.cc", "src/addon/fileio.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]

@@ -5,7 +5,7 @@
 // node-gyp download them from nodejs.org.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,12 +14,20 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const require = createRequire(import.meta.url);
 const nodeGyp = join(dirname(require.resolve("node-gyp/package.json")), "bin", "node-gyp.js");
 
-const args = [nodeGyp, "rebuild", "--release", "--loglevel=warn"];
 const prefix = dirname(dirname(process.execPath));
 const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, "include", "node", "common.gypi")) ? prefix : undefined);
-if (nodedir !== undefined) args.push(`--nodedir=${nodedir}`);
+const common = ["--release", "--loglevel=warn", ...(nodedir !== undefined ? [`--nodedir=${nodedir}`] : [])];
 
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+function nodeGypStep(step) {
+  return spawnSync(process.execPath, [nodeGyp, step, ...common], { cwd: root, stdio: "inherit" });
+}
+
+// Configure only when needed, then build in place: unlike `rebuild`, this
+// never deletes build/, so nbdkit processes running tests keep their .so.
+const makefile = join(root, "build", "Makefile");
+const configured = existsSync(makefile) && statSync(makefile).mtimeMs >= statSync(join(root, "binding.gyp")).mtimeMs;
+let result = configured ? { status: 0 } : nodeGypStep("configure");
+if (result.status === 0) result = nodeGypStep("build");
 if (result.status !== 0) {
   console.error(`
 @nbdts/native: building the native parts failed (see above). They need:

@@ -410,6 +410,9 @@ Napi::Object Layout(Napi::Env env) {
 
 }  // namespace
 
+// Defined in fileio.cc: adds `fileio`, asynchronous file I/O for plugins.
+void InitFileIo(Napi::Env env, Napi::Object exports);
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attach", Napi::Function::New(env, Attach, "attach"));
   exports.Set("watch", Napi::Function::New(env, Watch, "watch"));
@@ -427,6 +430,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("writeString", Napi::Function::New(env, WriteString, "writeString"));
   exports.Set("closeOnExec", Napi::Function::New(env, CloseOnExec, "closeOnExec"));
   exports.Set("layout", Layout(env));
+  InitFileIo(env, exports);
   return exports;
 }
 

@@ -143,7 +143,12 @@ function doctor(): boolean {
   checks.push({
     name: "shim",
     ok: dump?.status === 0 && dump.stdout.includes("name=ts"),
-    detail: dump === undefined ? `${shim} is missing` : dump.status === 0 ? shim : `nbdkit cannot load ${shim}: ${dump.stderr.trim()}`,
+    detail:
+      dump === undefined
+        ? `${shim} is missing`
+        : dump.status === 0
+          ? shim
+          : `nbdkit cannot load ${shim}: ${dump.error?.message ?? (dump.stderr ?? "").trim()}`,
     fix: "build it: npm run build --workspace @nbdts/native (needs g++, make, python3, nbdkit-plugin-dev)",
   });
 

@@ -582,7 +582,7 @@ export class Host {
       return;
     }
     if (typeof value !== "string") {
-      throw new TypeError(`${callback} returned a ${typeof value}; expected a string or null`);
+      throw new NbdError("EINVAL", `${callback} returned a ${typeof value}; expected a string or null`);
     }
     if (value.includes("\0")) throw new NbdError("EINVAL", `${callback} returned a string containing a NUL character`);
     this.#setResult(slot, 1);
@@ -591,7 +591,7 @@ export class Host {
 
   #replyExtents(slot: number, extents: readonly Extent[]): void {
     if (!Array.isArray(extents)) {
-      throw new TypeError(`extents returned ${typeof extents}; expected an array of { offset, length, hole, zero }`);
+      throw new NbdError("EINVAL", `extents returned ${typeof extents}; expected an array of { offset, length, hole, zero }`);
     }
     const n = Math.min(extents.length, Math.floor(DATA_STRIDE / EXTENT_SIZE));
     const data = this.#view(slot, n * EXTENT_SIZE, false);
@@ -631,7 +631,7 @@ export class Host {
 }
 
 function checkBoolean(callback: string, value: unknown): boolean {
-  if (typeof value !== "boolean") throw new TypeError(`${callback} returned ${describe(value)}; expected true or false`);
+  if (typeof value !== "boolean") throw new NbdError("EINVAL", `${callback} returned ${describe(value)}; expected true or false`);
   return value;
 }
 
@@ -639,23 +639,23 @@ function checkSize(what: string, value: Size | undefined): bigint {
   let size: bigint;
   if (typeof value === "bigint") size = value;
   else if (typeof value === "number" && Number.isSafeInteger(value)) size = BigInt(value);
-  else throw new TypeError(`${what} is ${describe(value)}; expected a bigint or a safe integer`);
+  else throw new NbdError("EINVAL", `${what} is ${describe(value)}; expected a bigint or a safe integer`);
   if (size < 0n || size > INT64_MAX) {
-    throw new RangeError(`${what} is ${size}; expected 0 to 2^63−1`);
+    throw new NbdError("EINVAL", `${what} is ${size}; expected 0 to 2^63−1`);
   }
   return size;
 }
 
 function checkUint32(what: string, value: unknown): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new TypeError(`${what} is ${describe(value)}; expected an integer from 0 to 4294967295`);
+    throw new NbdError("EINVAL", `${what} is ${describe(value)}; expected an integer from 0 to 4294967295`);
   }
   return value;
 }
 
 function checkMode(callback: string, value: unknown): number {
   const index = FUA_MODES.indexOf(value as (typeof FUA_MODES)[number]);
-  if (index === -1) throw new TypeError(`${callback} returned ${describe(value)}; expected "none", "emulate" or "native"`);
+  if (index === -1) throw new NbdError("EINVAL", `${callback} returned ${describe(value)}; expected "none", "emulate" or "native"`);
   return index;
 }
 
@@ -663,25 +663,25 @@ function threadModelIndex(value: unknown): number {
   if (value === undefined) return THREAD_MODELS.indexOf("serialize_all_requests");
   const index = THREAD_MODELS.indexOf(value as (typeof THREAD_MODELS)[number]);
   if (index === -1) {
-    throw new TypeError(`threadModel is ${describe(value)}; expected one of ${THREAD_MODELS.join(", ")}`);
+    throw new NbdError("EINVAL", `threadModel is ${describe(value)}; expected one of ${THREAD_MODELS.join(", ")}`);
   }
   return index;
 }
 
 function encodeExports(exports: readonly (string | Export)[]): string {
   if (!Array.isArray(exports)) {
-    throw new TypeError(`listExports returned ${describe(exports)}; expected an array of names or { name, description }`);
+    throw new NbdError("EINVAL", `listExports returned ${describe(exports)}; expected an array of names or { name, description }`);
   }
   let text = "";
   for (const entry of exports) {
     const name = typeof entry === "string" ? entry : entry?.name;
     const description = typeof entry === "string" ? undefined : entry?.description;
-    if (typeof name !== "string") throw new TypeError(`listExports returned an export without a name: ${describe(entry)}`);
+    if (typeof name !== "string") throw new NbdError("EINVAL", `listExports returned an export without a name: ${describe(entry)}`);
     if (Buffer.byteLength(name) > MAX_EXPORT_NAME || name.includes("\0")) {
       throw new NbdError("EINVAL", `export name ${JSON.stringify(name.slice(0, 40))}... is too long or contains NUL`);
     }
     if (description !== undefined && (typeof description !== "string" || description.includes("\0"))) {
-      throw new TypeError(`listExports: the description of ${JSON.stringify(name)} is not a string without NUL`);
+      throw new NbdError("EINVAL", `listExports: the description of ${JSON.stringify(name)} is not a string without NUL`);
     }
     text += `${name}\0${description ?? ""}\0`;
   }

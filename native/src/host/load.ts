@@ -40,7 +40,7 @@ export function globalModuleDirs(): string[] {
   const prefix = process.env.npm_config_prefix ?? process.env.NPM_CONFIG_PREFIX;
   if (prefix) dirs.push(join(prefix, "lib", "node_modules"));
   dirs.push(join(dirname(dirname(process.execPath)), "lib", "node_modules"));
-  return dirs;
+  return [...new Set(dirs)];
 }
 
 function resolvePackage(spec: string, cwd: string): string {

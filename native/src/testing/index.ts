@@ -19,7 +19,8 @@
  */
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shimPath } from "../addon.js";
@@ -40,19 +41,32 @@ export interface NbdkitOptions {
   cwd?: string;
   /** How long nbdkit may take to get ready. Default 30 s. */
   readyTimeoutMs?: number;
+  /**
+   * Listen on TCP, on a free port of 127.0.0.1, instead of a private Unix
+   * socket (to test what differs over TCP: peerPid() and friends fail there).
+   */
+  tcp?: boolean;
 }
 
 export interface NbdkitServer {
   /** The NBD URI of the default export. */
   readonly uri: string;
-  /** The Unix socket nbdkit listens on. */
+  /** The Unix socket nbdkit listens on; "" when it listens on TCP (`tcp: true`). */
   readonly socket: string;
+  /** The TCP port nbdkit listens on (on 127.0.0.1) with `tcp: true`, else undefined. */
+  readonly port: number | undefined;
   /** nbdkit's process ID. */
   readonly pid: number;
   /** The URI of a named export. */
   uriFor(exportName: string): string;
   /** Everything nbdkit (and the host) printed so far on stdout and stderr. */
   log(): string;
+  /**
+   * Waits until the log matches `pattern` (a substring or a RegExp) and
+   * returns the log; throws, with the log, after `timeoutMs` (default 30 s)
+   * or if nbdkit exits first without having printed it.
+   */
+  waitForLog(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
   /** The Node host's process ID, read from /proc. */
   hostPid(): number | undefined;
   /** Resolves when nbdkit exits, with its status. */
@@ -108,16 +122,45 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === "object") resolve(address.port);
+        else reject(new Error(`could not find a free TCP port: the server's address is ${String(address)}`));
+      });
+    });
+  });
+}
+
 /** Starts nbdkit with the plugin and waits until it accepts connections. */
 export async function startNbdkit(options: NbdkitOptions): Promise<NbdkitServer> {
+  if (options.tcp !== true) return startNbdkitOnce(options, undefined);
+  // Another process may take the port between freePort() and nbdkit's bind:
+  // then nbdkit fails with EADDRINUSE, and a new port is tried.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startNbdkitOnce(options, port);
+    } catch (error) {
+      if (attempt >= 3 || !/Address already in use/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startNbdkitOnce(options: NbdkitOptions, port: number | undefined): Promise<NbdkitServer> {
   const dir = mkdtempSync(join(tmpdir(), "nbdts-test-"));
-  const socket = join(dir, "nbd.sock");
+  const socket = port === undefined ? join(dir, "nbd.sock") : "";
   const pidfile = join(dir, "nbdkit.pid");
+  const listen = port === undefined ? ["-U", socket] : ["-p", String(port), "-i", "127.0.0.1"];
   const args = [
     "-f",
     "--exit-with-parent",
-    "-U",
-    socket,
+    ...listen,
     "-P",
     pidfile,
     ...(options.nbdkitArgs ?? []),
@@ -140,6 +183,10 @@ export async function startNbdkit(options: NbdkitOptions): Promise<NbdkitServer>
   });
   let exitStatus: ExitStatus | undefined;
   void exited.then((status) => (exitStatus = status));
+  // Output may still arrive after "exit": "close" is when every writer of
+  // the pipes (nbdkit and the Node host) has gone.
+  let outputClosed = false;
+  child.on("close", () => (outputClosed = true));
 
   const stop = async (timeoutMs = 10_000): Promise<ExitStatus> => {
     if (exitStatus === undefined) {
@@ -169,12 +216,31 @@ export async function startNbdkit(options: NbdkitOptions): Promise<NbdkitServer>
     await sleep(20);
   }
 
+  const uriFor = (exportName: string): string =>
+    port === undefined
+      ? unixUri(socket, exportName)
+      : `nbd://127.0.0.1:${port}/${exportName === "" ? "" : encodeURIComponent(exportName)}`;
+  const waitForLog = async (pattern: string | RegExp, timeoutMs = 30_000): Promise<string> => {
+    const matches = () => (typeof pattern === "string" ? output.includes(pattern) : pattern.test(output));
+    const deadline = Date.now() + timeoutMs;
+    while (!matches()) {
+      if (outputClosed || Date.now() > deadline) {
+        const why = outputClosed ? `nbdkit exited (code ${exitStatus?.code}, signal ${exitStatus?.signal})` : `${timeoutMs} ms passed`;
+        throw new Error(`${why} before its log matched ${String(pattern)}; the log:\n${output}`);
+      }
+      await sleep(20);
+    }
+    return output;
+  };
+
   return {
-    uri: unixUri(socket),
+    uri: uriFor(""),
     socket,
+    port,
     pid: child.pid!,
-    uriFor: (exportName) => unixUri(socket, exportName),
+    uriFor,
     log: () => output,
+    waitForLog,
     hostPid: () => findHostPid(child.pid!),
     exited,
     stop,
@@ -191,7 +257,11 @@ export async function withNbdkit<T>(options: NbdkitOptions, body: (server: Nbdki
   }
 }
 
-/** The Node host started by the nbdkit process `nbdkitPid` (its direct child). */
+/**
+ * The Node host serving the nbdkit process `nbdkitPid`: its direct child
+ * when nbdkit started it in the same process, else (after nbdkit forked, as
+ * when it daemonises) the host process that maps the same channel memory.
+ */
 export function findHostPid(nbdkitPid: number): number | undefined {
   try {
     const children = readFileSync(`/proc/${nbdkitPid}/task/${nbdkitPid}/children`, "utf8").trim().split(/\s+/);
@@ -203,7 +273,64 @@ export function findHostPid(nbdkitPid: number): number | undefined {
   } catch {
     // The process has gone.
   }
+  const rings = channelRings(nbdkitPid);
+  if (rings.size === 0) return undefined;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === nbdkitPid) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("host/main.js")) continue;
+    } catch {
+      continue;
+    }
+    for (const ring of channelRings(Number(entry))) if (rings.has(ring)) return Number(entry);
+  }
   return undefined;
+}
+
+/**
+ * The channel memory (memfd "nbdts-ring") a process has mapped, as
+ * "device inode" keys from /proc/PID/maps (the host closes the descriptor
+ * once it has mapped the ring).
+ */
+function channelRings(pid: number): Set<string> {
+  const rings = new Set<string>();
+  let maps: string;
+  try {
+    maps = readFileSync(`/proc/${pid}/maps`, "utf8");
+  } catch {
+    return rings;
+  }
+  for (const line of maps.split("\n")) {
+    // address perms offset device inode path
+    const fields = line.split(/\s+/);
+    if (fields[5]?.startsWith("/memfd:nbdts-ring")) rings.add(`${fields[3]} ${fields[4]}`);
+  }
+  return rings;
+}
+
+/**
+ * Whether process `pid` is running. A zombie (exited, not yet reaped by its
+ * parent) counts as gone.
+ */
+export function processRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The state follows the command name, which is in parentheses and may contain any character.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Waits up to `timeoutMs` for process `pid` to be gone; resolves whether it went. */
+export async function waitForProcessExit(pid: number, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processRunning(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(20);
+  }
+  return true;
 }
 
 /**
@@ -269,9 +396,11 @@ export function pythonPath(): string {
  * Runs Python code with `h`, an `nbd.NBD()` handle connected to `uri`, and
  * returns what it printed. Throws (with the output) if the script fails.
  * `nbd`, `os` and `sys` are imported; `h.shutdown()` runs at the end.
+ * `setup` runs before the connection is made, to configure `h` (TLS, say:
+ * `h.set_tls(nbd.TLS_REQUIRE)`).
  */
-export async function python(uri: string, code: string, options: { timeoutMs?: number } = {}): Promise<string> {
-  const script = ["import nbd, os, sys", "h = nbd.NBD()", "h.connect_uri(sys.argv[1])", code, "h.shutdown()"].join("\n");
+export async function python(uri: string, code: string, options: { timeoutMs?: number; setup?: string } = {}): Promise<string> {
+  const script = ["import nbd, os, sys", "h = nbd.NBD()", options.setup ?? "", "h.connect_uri(sys.argv[1])", code, "h.shutdown()"].join("\n");
   const result = await run(pythonPath(), ["-c", script, uri], { timeoutMs: options.timeoutMs ?? 60_000 });
   if (result.code !== 0) {
     throw new Error(`python failed (code ${result.code}):\n${script}\n--- output ---\n${result.stdout}${result.stderr}`);
