@@ -412,3 +412,5 @@ export async function python(uri: string, code: string, options: { timeoutMs?: n
 export async function pythonScript(code: string, args: readonly string[] = [], timeoutMs = 60_000): Promise<RunResult> {
   return run(pythonPath(), ["-c", code, ...args], { timeoutMs });
 }
+
+export { nbdinfo, nbdcopy, qemuIo, extentMap, residentBytes } from "./clients.js";

@@ -3,8 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { runNbdkit, withNbdkit } from "@nbdts/native/testing";
-import { nbdinfo } from "./support/clients.js";
+import { runNbdkit, withNbdkit, nbdinfo } from "@nbdts/native/testing";
 import { scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdcopy, qemuIo } from "./support/clients.js";
+import { python, withNbdkit, nbdcopy, qemuIo } from "@nbdts/native/testing";
 import { scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

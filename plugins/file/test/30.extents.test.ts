@@ -1,8 +1,7 @@
 import { closeSync, openSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, run, withNbdkit } from "@nbdts/native/testing";
-import { extentMap, nbdinfo } from "./support/clients.js";
+import { python, run, withNbdkit, extentMap, nbdinfo } from "@nbdts/native/testing";
 import { scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

@@ -2,8 +2,7 @@ import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { pread } from "@nbdts/native/fileio";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdinfo } from "./support/clients.js";
+import { python, withNbdkit, nbdinfo } from "@nbdts/native/testing";
 import { system, tmpfsDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

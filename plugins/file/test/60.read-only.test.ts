@@ -1,8 +1,7 @@
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdinfo } from "./support/clients.js";
+import { python, withNbdkit, nbdinfo } from "@nbdts/native/testing";
 import { scratchDirectory, system } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

@@ -2,8 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdinfo } from "./support/clients.js";
+import { python, withNbdkit, nbdinfo } from "@nbdts/native/testing";
 import { scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

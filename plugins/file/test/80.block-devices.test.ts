@@ -2,8 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdcopy, nbdinfo } from "./support/clients.js";
+import { python, withNbdkit, nbdcopy, nbdinfo } from "@nbdts/native/testing";
 import { loopDevice, scratchDirectory, system } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

@@ -3,8 +3,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { constants, fadvise } from "@nbdts/native/fileio";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdcopy } from "./support/clients.js";
+import { python, withNbdkit, nbdcopy } from "@nbdts/native/testing";
 import { residentInPageCache, scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";

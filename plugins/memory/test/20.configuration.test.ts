@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runNbdkit, withNbdkit } from "@nbdts/native/testing";
-import { nbdinfo } from "./support/clients.js";
+import { runNbdkit, withNbdkit, nbdinfo } from "@nbdts/native/testing";
 
 const PLUGIN = "@nbdts/memory";
 

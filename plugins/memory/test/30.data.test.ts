@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
-import { nbdcopy, qemuIo } from "./support/clients.js";
+import { python, withNbdkit, nbdcopy, qemuIo } from "@nbdts/native/testing";
 
 const PLUGIN = "@nbdts/memory";
 const work = mkdtempSync(join(tmpdir(), "nbdts-memory-"));

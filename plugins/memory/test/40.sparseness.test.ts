@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, withNbdkit } from "@nbdts/native/testing";
+import { python, withNbdkit, extentMap, nbdcopy, qemuIo, residentBytes } from "@nbdts/native/testing";
 import { PAGE_SIZE } from "../src/page-map.js";
-import { extentMap, nbdcopy, qemuIo, residentBytes } from "./support/clients.js";
 
 const PLUGIN = "@nbdts/memory";
 const PAGE = BigInt(PAGE_SIZE);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { run } from "@nbdts/native/testing";
+import { run } from "./index.js";
 
 /**
  * The NBD clients the suites drive, each run to completion with a bounded
