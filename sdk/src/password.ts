@@ -32,7 +32,16 @@ export async function readPassword(value: string): Promise<string> {
   }
   if (value === "-") return requireRuntime("readPassword()").readPassword(value);
   if (value.startsWith("-")) {
-    const fd = parseInt("password file descriptor", value.slice(1));
+    let fd: number;
+    try {
+      fd = parseInt("password file descriptor", value.slice(1));
+    } catch {
+      // The value may be the secret itself: never quote it.
+      throw new Error(
+        'a password given as -FD needs a file descriptor number after "-"; ' +
+          'a password that starts with "-" must come from a file (+FILE)',
+      );
+    }
     if (fd >= 0 && fd <= 2) {
       throw new Error(
         `cannot read a password from ${quote(value)}: file descriptors 0, 1 and 2 are stdin, stdout and stderr; ` +
@@ -40,7 +49,10 @@ export async function readPassword(value: string): Promise<string> {
       );
     }
     if (fd < 0) {
-      throw new Error(`cannot read a password from ${quote(value)}: ${fd} is not a file descriptor`);
+      throw new Error(
+        'a password given as -FD needs a file descriptor number after "-"; ' +
+          'a password that starts with "-" must come from a file (+FILE)',
+      );
     }
     return requireRuntime("readPassword()").readPassword(value);
   }
