@@ -156,3 +156,29 @@ print(h.pread(100, ${offset} + ${MiB}) == pattern(${offset} + ${MiB}, 100))`,
     });
   });
 });
+
+describe("extents longer than 2^32−1 bytes", () => {
+  it("are clipped to the request, so nbdkit 1.32 does not abort on one that reaches the request's end", async () => {
+    await withNbdkit({ plugin: fixture("one-big-hole.ts") }, async (server) => {
+      const output = await python(
+        server.uri,
+        `
+size = h.get_size()
+def show(meta, offset, entries, err):
+    print(offset, entries)
+    return 0
+for offset, count in [(size - (2**32 - 1), 2**32 - 1), (0, 2**32 - 1), (size - 4096, 4096)]:
+    h.block_status(count, offset, show)
+`,
+        { setup: "h.add_meta_context(nbd.CONTEXT_BASE_ALLOCATION)" },
+      );
+      const size = 64n << 30n;
+      expect(output.trim().split("\n")).toEqual([
+        `${size - (2n ** 32n - 1n)} [${2n ** 32n - 1n}, 3]`,
+        `0 [${2n ** 32n - 1n}, 3]`,
+        `${size - 4096n} [4096, 3]`,
+      ]);
+      expect(server.log()).not.toMatch(/Assertion/);
+    });
+  });
+});
