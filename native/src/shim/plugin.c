@@ -906,19 +906,25 @@ ts_extents (void *handle, uint32_t count, uint64_t offset, uint32_t flags,
   if (r == 0)
     r = reply_status (slot);
   if (r == 0) {
-    /* Extents are clipped to the request: nbdkit 1.32 aborts (an assertion
-     * in extents_to_block_descriptors) on an extent longer than 2^32-1
-     * bytes that reaches the end of the request, and a client learns
-     * nothing from what lies beyond it that it cannot ask for next.
+    /* nbdkit 1.32 aborts (an assertion in extents_to_block_descriptors)
+     * when an extent reaching past the request has more than 2^32-1 bytes
+     * from the request's start, and the request is 2^32-1 bytes long. So no
+     * extent is passed on with more than 2^32-1 bytes from where the request
+     * starts to see it; nbdkit uses nothing after the first extent that
+     * reaches the end of the request, and stopping there also keeps the
+     * list contiguous after a cut.
      */
     const struct nbdts_extent *e = (const void *) channel_data (slot);
     const uint64_t end = offset + count;
     uint64_t i, n = slot->result;
-    for (i = 0; r == 0 && i < n && e[i].offset < end; i++) {
-      uint64_t length = e[i].length;
-      if (length > end - e[i].offset)
-        length = end - e[i].offset;
-      r = nbdkit_add_extent (extents, e[i].offset, length, e[i].type);
+    for (i = 0; r == 0 && i < n; i++) {
+      uint64_t start = e[i].offset, length = e[i].length;
+      uint64_t seen_from = start > offset ? start : offset;
+      if (length > seen_from - start + UINT32_MAX)
+        length = seen_from - start + UINT32_MAX;
+      r = nbdkit_add_extent (extents, start, length, e[i].type);
+      if (start + length >= end)
+        break;
     }
   }
   channel_release (slot, slot->reply_len);
