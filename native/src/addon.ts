@@ -35,7 +35,7 @@ export interface NativeAddon {
   poll(microseconds: number): boolean;
   complete(slot: number): void;
   completeMany(slots: Uint32Array, count: number): void;
-  window(slot: number, length: number): Buffer | undefined;
+  window(slot: number, length: number): ArrayBuffer | undefined;
   detach(view: Uint8Array): void;
   copyIn(slot: number, offset: number, source: Uint8Array): void;
   copyOut(slot: number, offset: number, length: number): Buffer;

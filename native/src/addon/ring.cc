@@ -40,6 +40,11 @@ struct Ring {
   uv_poll_t poll;
   bool polling = false;
   Napi::FunctionReference on_doorbell;
+  // The doorbell callback runs as this async resource, a plain object: the
+  // host's AsyncLocalStorage keeps its per-request store on it, which is
+  // fast on a plain object and slow on the global object.
+  Napi::ObjectReference doorbell_resource;
+  napi_async_context doorbell_context = nullptr;
   napi_env env = nullptr;
 };
 
@@ -142,7 +147,7 @@ void OnDoorbell(uv_poll_t *handle, int status, int events) {
   Napi::HandleScope scope(env);
   // MakeCallback, not Call: it runs the microtask queue afterwards, so
   // plugin promises that settle at once complete in this same turn.
-  ring.on_doorbell.MakeCallback(env.Global(), {});
+  ring.on_doorbell.MakeCallback(ring.doorbell_resource.Value(), {}, ring.doorbell_context);
   if (env.IsExceptionPending()) {
     napi_value error;
     napi_get_and_clear_last_exception(ring.env, &error);
@@ -159,6 +164,9 @@ Napi::Value Watch(const Napi::CallbackInfo &info) {
   }
   ring.on_doorbell = Napi::Persistent(info[0].As<Napi::Function>());
   ring.env = env;
+  Napi::Object resource = Napi::Object::New(env);
+  ring.doorbell_resource = Napi::Persistent(resource);
+  napi_async_init(env, resource, Napi::String::New(env, "nbdts:doorbell"), &ring.doorbell_context);
   uv_loop_t *loop;
   napi_get_uv_event_loop(env, &loop);
   uv_poll_init(loop, &ring.poll, ring.doorbell_fd);
@@ -243,11 +251,12 @@ Napi::Value Poll(const Napi::CallbackInfo &info) {
   }
 }
 
+// Publishes a slot's reply. The host owns the slot (SUBMITTED, or SLEEPING
+// once its waiter sleeps), so the exchange cannot clobber another state; only
+// a sleeping waiter needs the wake-up system call.
 void CompleteSlot(uint32_t index) {
   nbdts_slot *slot = &ring.slots[index];
-  uint32_t expected = NBDTS_SLOT_SUBMITTED;
-  if (__atomic_compare_exchange_n(&slot->state, &expected, NBDTS_SLOT_DONE, false, __ATOMIC_RELEASE,
-                                  __ATOMIC_RELAXED))
+  if (__atomic_exchange_n(&slot->state, NBDTS_SLOT_DONE, __ATOMIC_ACQ_REL) == NBDTS_SLOT_SLEEPING)
     FutexWake(&slot->state);
 }
 
@@ -270,24 +279,26 @@ Napi::Value CompleteMany(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// window(slot, length) → Buffer | undefined: a zero-copy view of the first
-// `length` bytes of the slot's data, or undefined where the runtime forbids
-// external memory (the host then copies).
+// window(slot, length) → ArrayBuffer | undefined: zero-copy memory over the
+// first `length` bytes of the slot's data, or undefined where the runtime
+// forbids external memory (the host then copies). The host wraps it in a
+// Buffer: making the Buffer here would change its prototype after creation,
+// which V8 handles slowly.
 Napi::Value Window(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   uint32_t index;
   if (!CheckSlot(env, info[0], &index)) return env.Undefined();
   uint64_t length = info[1].As<Napi::Number>().Int64Value();
   if (!CheckRange(env, 0, length)) return env.Undefined();
-  napi_value buffer;
+  napi_value arraybuffer;
   napi_status status =
-      napi_create_external_buffer(env, length, SlotData(index), nullptr, nullptr, &buffer);
+      napi_create_external_arraybuffer(env, SlotData(index), length, nullptr, nullptr, &arraybuffer);
   if (status == napi_no_external_buffers_allowed) return env.Undefined();
   if (status != napi_ok) {
     Napi::Error::New(env, "cannot create a view of the slot").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::Value(env, buffer);
+  return Napi::Value(env, arraybuffer);
 }
 
 // detach(view): detaches a view's memory, so a plugin that kept it sees an
@@ -295,7 +306,7 @@ Napi::Value Window(const Napi::CallbackInfo &info) {
 Napi::Value Detach(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   napi_value arraybuffer;
-  if (napi_get_named_property(env, info[0], "buffer", &arraybuffer) == napi_ok)
+  if (napi_get_typedarray_info(env, info[0], nullptr, nullptr, nullptr, &arraybuffer, nullptr) == napi_ok)
     napi_detach_arraybuffer(env, arraybuffer);
   return env.Undefined();
 }
@@ -372,6 +383,7 @@ Napi::Object Layout(Napi::Env env) {
   set("SLOT_SUBMITTED", NBDTS_SLOT_SUBMITTED);
   set("SLOT_DONE", NBDTS_SLOT_DONE);
   set("SLOT_ABANDONED", NBDTS_SLOT_ABANDONED);
+  set("SLOT_SLEEPING", NBDTS_SLOT_SLEEPING);
   set("ARG_READONLY", NBDTS_ARG_READONLY);
   set("ARG_TLS", NBDTS_ARG_TLS);
   set("ARG_PEER", NBDTS_ARG_PEER);

@@ -9,6 +9,7 @@ import {
   type DumpLines,
   type Export,
   type Extent,
+  type Flags,
   type Plugin,
   type RequestContext,
   type Size,
@@ -60,16 +61,37 @@ const MAX_EXPORT_NAME = 4096;
 const BUSY_LIMIT_MS = 2;
 
 /**
- * Polling only pays when the host has a CPU of its own: on one CPU it would
- * only delay the nbdkit thread it waits for. NBDTS_POLL_US overrides it.
+ * How long the host polls for the next request before it sleeps. Polling
+ * only pays when the host has a CPU to itself: on one CPU it would only delay
+ * the nbdkit thread it waits for. NBDTS_POLL_US overrides it.
  */
 function pollMicroseconds(): number {
   const setting = process.env.NBDTS_POLL_US;
   if (setting !== undefined && /^\d+$/.test(setting)) return Math.min(Number(setting), 1000);
-  return availableParallelism() > 1 ? 20 : 0;
+  return availableParallelism() > 1 ? 100 : 0;
 }
+
+/**
+ * Polling trades idle CPU for latency: a request arriving while the host
+ * polls is served without two context switches. When the host is busy, the
+ * CPUs are too, and polling would take time from the nbdkit threads and the
+ * client. So the host polls only while, over the last window, it spent less
+ * than this fraction of its time serving requests.
+ */
+const POLL_BELOW_UTILISATION = 0.25;
+const UTILISATION_WINDOW_MS = 20;
 const INT64_MAX = (1n << 63n) - 1n;
 const FUA_MODES = ["none", "emulate", "native"] as const;
+
+type DataCall = (plugin: Plugin, handle: unknown, buf: Buffer, offset: bigint, flags: Flags) => unknown;
+
+function callPread(plugin: Plugin, handle: unknown, buf: Buffer, offset: bigint, flags: Flags): unknown {
+  return plugin.pread(handle, buf, offset, flags);
+}
+
+function callPwrite(plugin: Plugin, handle: unknown, buf: Buffer, offset: bigint, flags: Flags): unknown {
+  return plugin.pwrite!(handle, buf, offset, flags);
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
@@ -104,6 +126,10 @@ export class Host {
   #forked = false;
   /** How long to poll for the next request before sleeping (0: never). */
   readonly #pollMicroseconds = pollMicroseconds();
+  /** The host's own utilisation: work time in the current window. */
+  #windowStart = performance.now();
+  #windowWork = 0;
+  #pollAllowed = true;
 
   /** Called with the facts of the LOAD request, before the plugin is imported. */
   onLoad: (facts: ServerFacts) => void = () => {};
@@ -142,14 +168,17 @@ export class Host {
     let more = false;
     try {
       do {
+        const batchStart = performance.now();
         const n = this.#addon.take(this.#taken);
         for (let i = 0; i < n; i++) this.#dispatch(this.#taken[i]!);
         this.#flushBatch();
-        if (performance.now() - start > BUSY_LIMIT_MS) {
+        const now = performance.now();
+        this.#windowWork += now - batchStart;
+        if (now - start > BUSY_LIMIT_MS) {
           more = true;
           break;
         }
-      } while ((this.#pollMicroseconds > 0 && this.#addon.poll(this.#pollMicroseconds)) || this.#addon.idle());
+      } while ((this.#shouldPoll() && this.#addon.poll(this.#pollMicroseconds)) || this.#addon.idle());
     } finally {
       this.#inDoorbell = false;
       this.#flushBatch();
@@ -158,6 +187,19 @@ export class Host {
     // event loop has run I/O callbacks.
     if (more) setImmediate(this.onDoorbell);
   };
+
+  /** Whether to poll now: see POLL_BELOW_UTILISATION. */
+  #shouldPoll(): boolean {
+    if (this.#pollMicroseconds === 0) return false;
+    const now = performance.now();
+    const elapsed = now - this.#windowStart;
+    if (elapsed >= UTILISATION_WINDOW_MS) {
+      this.#pollAllowed = this.#windowWork / elapsed < POLL_BELOW_UTILISATION;
+      this.#windowStart = now;
+      this.#windowWork = 0;
+    }
+    return this.#pollAllowed;
+  }
 
   // ---- Slot access ---------------------------------------------------------
 
@@ -194,8 +236,8 @@ export class Host {
   /** A view of the slot's first `count` bytes (or a copy, in copy mode). */
   #view(slot: number, count: number, fill: boolean): Buffer {
     if (!this.#copyMode) {
-      const view = this.#addon.window(slot, count);
-      if (view !== undefined) return view;
+      const memory = this.#addon.window(slot, count);
+      if (memory !== undefined) return Buffer.from(memory, 0, count);
       this.#copyMode = true;
     }
     return fill ? this.#addon.copyOut(slot, 0, count) : Buffer.alloc(count);
@@ -312,47 +354,53 @@ export class Host {
   }
 
   #pread(slot: number): void {
-    const count = this.#field32(slot, SLOT_COUNT);
-    let connection: Connection;
-    try {
-      connection = this.#connection(slot);
-    } catch (error) {
-      return this.#fail(slot, "pread", newRequest(null), error);
-    }
-    const plugin = this.#loaded!.plugin;
-    const view = this.#view(slot, count, false);
-    const offset = this.#offsetOf(slot);
-    const flags = flagsFromBits(this.#field32(slot, SLOT_FLAGS));
-    this.#run(
-      slot,
-      "pread",
-      newRequest(connection.context),
-      () => plugin.pread(connection.handle, view, offset, flags),
-      undefined,
-      () => this.#release(slot, view, true),
-    );
+    this.#dataRequest(slot, "pread", callPread, false);
   }
 
   #pwrite(slot: number): void {
-    const count = this.#field32(slot, SLOT_COUNT);
+    this.#dataRequest(slot, "pwrite", callPwrite, true);
+  }
+
+  /**
+   * pread and pwrite, the hot path: the plugin gets a view of the slot's data
+   * (for pwrite filled with the client's data), and the view is released
+   * before the slot is completed. Written without per-request closures on
+   * the synchronous path.
+   */
+  #dataRequest(slot: number, callback: "pread" | "pwrite", call: DataCall, write: boolean): void {
     let connection: Connection;
     try {
       connection = this.#connection(slot);
     } catch (error) {
-      return this.#fail(slot, "pwrite", newRequest(null), error);
+      return this.#fail(slot, callback, newRequest(null), error);
     }
     const plugin = this.#loaded!.plugin;
-    const view = this.#view(slot, count, true);
+    const view = this.#view(slot, this.#field32(slot, SLOT_COUNT), write);
     const offset = this.#offsetOf(slot);
     const flags = flagsFromBits(this.#field32(slot, SLOT_FLAGS));
-    this.#run(
-      slot,
-      "pwrite",
-      newRequest(connection.context),
-      () => plugin.pwrite!(connection.handle, view, offset, flags),
-      undefined,
-      () => this.#release(slot, view, false),
-    );
+    const request = newRequest(connection.context);
+    let value: unknown;
+    try {
+      value = requests.run(request, call, plugin, connection.handle, view, offset, flags);
+    } catch (error) {
+      this.#release(slot, view, !write);
+      return this.#fail(slot, callback, request, error);
+    }
+    if (isThenable(value)) {
+      value.then(
+        () => {
+          this.#release(slot, view, !write);
+          this.#finish(slot, request);
+        },
+        (error: unknown) => {
+          this.#release(slot, view, !write);
+          this.#fail(slot, callback, request, error);
+        },
+      );
+      return;
+    }
+    this.#release(slot, view, !write);
+    this.#finish(slot, request);
   }
 
   /** LOAD: the handshake. Imports the plugin and reports what it defines. */

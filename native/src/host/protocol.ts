@@ -70,6 +70,7 @@ export const SLOT_FREE = 0;
 export const SLOT_SUBMITTED = 1;
 export const SLOT_DONE = 3;
 export const SLOT_ABANDONED = 4;
+export const SLOT_SLEEPING = 5;
 
 export const ARG_READONLY = 1;
 export const ARG_TLS = 2;

@@ -12,13 +12,17 @@
  *
  * A request lives in one slot from submission to completion:
  *
- *   FREE --(shim fills it)--> SUBMITTED --(host takes it)--> CLAIMED
- *        <--(shim reads the reply)-- DONE <--(host completes it)--
+ *   FREE --(shim fills it)--> SUBMITTED --(the waiter goes to sleep)--> SLEEPING
+ *        <--(shim reads the reply)-- DONE <--(host completes it)-- SUBMITTED or SLEEPING
  *
  * The shim owns a slot while it is FREE or DONE, the host while it is
- * SUBMITTED or CLAIMED; the state word is the only field both write, always
- * with release/acquire ordering. When the host dies, the shim moves in-flight
- * slots to ABANDONED so that their waiters fail instead of sleeping.
+ * SUBMITTED or SLEEPING; the state word is the only field both write, always
+ * with release/acquire ordering. The waiting nbdkit thread marks the slot
+ * SLEEPING before it sleeps on the word's futex, so the host makes the
+ * FUTEX_WAKE system call only for a thread that is asleep (a reply that
+ * arrives first spares it). When
+ * the host dies, the shim moves in-flight slots to ABANDONED so that their
+ * waiters fail instead of sleeping.
  *
  * Wake-ups: the shim sets the slot's bit in `pending` and rings an eventfd
  * (which the host's libuv loop watches) only when the host has said it is
@@ -57,6 +61,7 @@ enum nbdts_slot_state {
   NBDTS_SLOT_CLAIMED = 2,
   NBDTS_SLOT_DONE = 3,
   NBDTS_SLOT_ABANDONED = 4,
+  NBDTS_SLOT_SLEEPING = 5,
 };
 
 /* Every operation the shim asks of the host. Callbacks keep nbdkit's order

@@ -72,6 +72,7 @@ static struct {
   bool threads_running;
   pthread_t monitor;
 
+
   /* Frames are sent by the monitor and by sleeper threads. */
   pthread_mutex_t send_lock;
 
@@ -141,6 +142,11 @@ host_died (void)
 
   for (i = 0; i < ch.nslots; i++) {
     uint32_t expected = NBDTS_SLOT_SUBMITTED;
+    if (__atomic_compare_exchange_n (&ch.slots[i].state, &expected,
+                                     NBDTS_SLOT_ABANDONED, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+      continue;                 /* not asleep yet: it sees ABANDONED */
+    expected = NBDTS_SLOT_SLEEPING;
     if (__atomic_compare_exchange_n (&ch.slots[i].state, &expected,
                                      NBDTS_SLOT_ABANDONED, false,
                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
@@ -613,7 +619,15 @@ channel_call (struct nbdts_slot *slot)
     state = __atomic_load_n (&slot->state, __ATOMIC_ACQUIRE);
     if (state == NBDTS_SLOT_DONE)
       break;
-    if (state != NBDTS_SLOT_SUBMITTED) {
+    if (state == NBDTS_SLOT_SUBMITTED) {
+      /* About to sleep: say so, so that the host wakes us. */
+      if (!__atomic_compare_exchange_n (&slot->state, &state,
+                                        NBDTS_SLOT_SLEEPING, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        continue;               /* the state changed: look again */
+      state = NBDTS_SLOT_SLEEPING;
+    }
+    if (state != NBDTS_SLOT_SLEEPING) {
       nbdkit_error ("the Node host process has exited");
       errno = EIO;
       return -1;
@@ -629,7 +643,7 @@ channel_call (struct nbdts_slot *slot)
       /* No monitor yet: read the control socket between short waits. */
       struct timespec timeout = { .tv_nsec = 20 * 1000 * 1000 };
       futex (&slot->state, FUTEX_WAIT, state, &timeout);
-      if (__atomic_load_n (&slot->state, __ATOMIC_ACQUIRE) == NBDTS_SLOT_SUBMITTED)
+      if (__atomic_load_n (&slot->state, __ATOMIC_ACQUIRE) == NBDTS_SLOT_SLEEPING)
         pump_control (false);
     }
   }
