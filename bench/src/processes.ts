@@ -145,12 +145,22 @@ export function runCommand(
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
+    // A process group of its own: fio forks its jobs (as it does by default,
+    // and as users run it), so stopping a client means stopping its group.
     const child = spawn(command, args, {
       stdio: ["ignore", "pipe", "pipe"],
       env: options.env ?? process.env,
+      detached: true,
       ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     });
-    if (child.pid !== undefined) killers.set(child.pid, () => child.kill("SIGKILL"));
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // The group has gone.
+      }
+    };
+    if (child.pid !== undefined) killers.set(child.pid, killGroup);
     let stdout = "";
     const stderr = new OutputTail();
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -158,7 +168,7 @@ export function runCommand(
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill("SIGKILL");
+      killGroup();
     }, options.timeoutMs);
     child.on("error", (error) => {
       clearTimeout(timer);

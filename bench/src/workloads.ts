@@ -167,8 +167,6 @@ export function fioArgs(options: {
     `--bs=${options.blockSize}`,
     `--iodepth=${options.queueDepth}`,
     "--numjobs=1",
-    // The job runs as a thread of the one fio process, so stopping that PID stops everything.
-    "--thread",
     `--size=${options.datasetBytes}`,
     "--time_based=1",
     // fio takes time values with a unit suffix; milliseconds allow --seconds 0.5.

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -40,6 +41,12 @@ extern char **environ;
 #define DEFAULT_SLOTS 64
 #define MIN_SLOTS 4
 
+/* A waiting thread yields the CPU rather than sleeping while at most this
+ * many calls are in flight, for at most YIELD_NS (see channel_call).
+ */
+#define YIELD_MAX_IN_FLIGHT 2
+#define YIELD_NS (100 * 1000)
+
 /* How long the host may take to exit once the channel is closed. */
 #define HOST_EXIT_TIMEOUT_MS 5000
 
@@ -71,6 +78,8 @@ static struct {
 
   bool threads_running;
   pthread_t monitor;
+  /* Calls submitted and not yet answered. */
+  uint32_t in_flight;
 
 
   /* Frames are sent by the monitor and by sleeper threads. */
@@ -113,6 +122,14 @@ futex (uint32_t *addr, int op, uint32_t value, const struct timespec *timeout)
 {
   /* Not FUTEX_PRIVATE_FLAG: the word is shared with another process. */
   return syscall (SYS_futex, addr, op, value, timeout, NULL, 0);
+}
+
+static uint64_t
+now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + ts.tv_nsec;
 }
 
 static void
@@ -600,12 +617,14 @@ int
 channel_call (struct nbdts_slot *slot)
 {
   size_t index = slot - ch.slots;
-  uint32_t state;
+  uint32_t state, in_flight;
+  int r = 0;
 
   slot->error = 0;
   slot->reply_len = 0;
   slot->disconnect = 0;
   slot->result = 0;
+  in_flight = __atomic_add_fetch (&ch.in_flight, 1, __ATOMIC_RELAXED);
   __atomic_store_n (&slot->state, NBDTS_SLOT_SUBMITTED, __ATOMIC_RELEASE);
   __atomic_fetch_or (&ch.header->pending[index / 32], 1u << (index % 32),
                      __ATOMIC_SEQ_CST);
@@ -614,6 +633,19 @@ channel_call (struct nbdts_slot *slot)
    */
   if (__atomic_exchange_n (&ch.header->host_idle, 0, __ATOMIC_SEQ_CST))
     ring_doorbell ();
+
+  /* With few requests in flight, the host's reply is usually microseconds
+   * away: yield the CPU (to the host, when it shares this one) and look
+   * again, rather than sleep and be woken, which costs both sides a system
+   * call and a context switch. Under load, sleeping at once is better: the
+   * CPUs are busy, and yielding threads only get in each other's way.
+   */
+  if (in_flight <= YIELD_MAX_IN_FLIGHT && ch.threads_running) {
+    uint64_t start = now_ns ();
+    while (__atomic_load_n (&slot->state, __ATOMIC_ACQUIRE) == NBDTS_SLOT_SUBMITTED &&
+           now_ns () - start < YIELD_NS)
+      sched_yield ();
+  }
 
   for (;;) {
     state = __atomic_load_n (&slot->state, __ATOMIC_ACQUIRE);
@@ -629,8 +661,8 @@ channel_call (struct nbdts_slot *slot)
     }
     if (state != NBDTS_SLOT_SLEEPING) {
       nbdkit_error ("the Node host process has exited");
-      errno = EIO;
-      return -1;
+      r = -1;
+      break;
     }
     if (ch.threads_running) {
       /* The monitor thread notices the host's death and wakes us; the
@@ -648,6 +680,11 @@ channel_call (struct nbdts_slot *slot)
     }
   }
 
+  __atomic_sub_fetch (&ch.in_flight, 1, __ATOMIC_RELAXED);
+  if (r == -1) {
+    errno = EIO;
+    return -1;
+  }
   /* Messages the host logged before it replied come before the reply. */
   if (!ch.threads_running)
     pump_control (false);
