@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -173,5 +173,54 @@ describe("plugins that cannot be loaded stop nbdkit with a message that says why
       "nbdkit ./ram.ts",
     );
     expect(result.stdout.trim()).toBe("4096");
+  });
+});
+
+describe("NBDTS_NODE chooses the node that runs the host", () => {
+  /** A directory holding `name`: a script that records that it ran, then runs this node. */
+  function wrapper(name: string): { dir: string; marker: string; cleanup: () => void } {
+    const dir = mkdtempSync(join(tmpdir(), "nbdts-node-"));
+    const marker = join(dir, "ran");
+    const script = join(dir, name);
+    writeFileSync(script, `#!/bin/sh\ntouch '${marker}'\nexec '${process.execPath}' "$@"\n`);
+    chmodSync(script, 0o755);
+    return { dir, marker, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  it("a path is run as it is", async () => {
+    const node = wrapper("my-node");
+    try {
+      const result = await serveWhile(["./ram.ts", "size=4k"], 'nbdinfo --size "$uri"', {
+        cwd: FIXTURES,
+        env: { NBDTS_NODE: join(node.dir, "my-node") },
+      });
+      expect(expectSuccess(result, "nbdkit with NBDTS_NODE=PATH").stdout.trim()).toBe("4096");
+      expect(existsSync(node.marker)).toBe(true);
+    } finally {
+      node.cleanup();
+    }
+  });
+
+  it("a bare name is looked up on PATH, as a shell would", async () => {
+    const node = wrapper("nbdts-test-node");
+    try {
+      const result = await serveWhile(["./ram.ts", "size=8k"], 'nbdinfo --size "$uri"', {
+        cwd: FIXTURES,
+        env: { NBDTS_NODE: "nbdts-test-node", PATH: `${node.dir}:${process.env.PATH ?? ""}` },
+      });
+      expect(expectSuccess(result, "nbdkit with NBDTS_NODE=NAME").stdout.trim()).toBe("8192");
+      expect(existsSync(node.marker)).toBe(true);
+    } finally {
+      node.cleanup();
+    }
+  });
+
+  it("a name that is not on PATH stops nbdkit with a message naming it", async () => {
+    const result = await serveWhile(["./ram.ts", "size=4k"], "true", {
+      cwd: FIXTURES,
+      env: { NBDTS_NODE: "nbdts-no-such-node" },
+    });
+    expect(result.code).not.toBe(0);
+    expect(errorLines(result.stderr)).toEqual([expect.stringContaining("NBDTS_NODE=nbdts-no-such-node: no such program on PATH")]);
   });
 });

@@ -219,16 +219,13 @@ server_is_verbose (void)
   return found;
 }
 
-/* Finds `node`: NBDTS_NODE, else the first executable `node` on PATH. */
+/* Finds the first executable `name` on PATH, as execvp would. */
 static char *
-find_node (void)
+search_path (const char *name)
 {
-  const char *env = getenv ("NBDTS_NODE");
   const char *path = getenv ("PATH");
   char *copy, *dir, *save = NULL, *found = NULL;
 
-  if (env && *env)
-    return strdup (env);
   if (path == NULL)
     path = "/usr/local/bin:/usr/bin:/bin";
   copy = strdup (path);
@@ -236,7 +233,7 @@ find_node (void)
     return NULL;
   for (dir = strtok_r (copy, ":", &save); dir; dir = strtok_r (NULL, ":", &save)) {
     char *candidate;
-    if (asprintf (&candidate, "%s/node", *dir ? dir : ".") == -1)
+    if (asprintf (&candidate, "%s/%s", *dir ? dir : ".", name) == -1)
       break;
     if (access (candidate, X_OK) == 0) {
       found = candidate;
@@ -246,6 +243,19 @@ find_node (void)
   }
   free (copy);
   return found;
+}
+
+/* Finds `node`: NBDTS_NODE (a path, or a name looked up on PATH), else the
+ * first executable `node` on PATH.
+ */
+static char *
+find_node (void)
+{
+  const char *env = getenv ("NBDTS_NODE");
+
+  if (env && *env)
+    return strchr (env, '/') ? strdup (env) : search_path (env);
+  return search_path ("node");
 }
 
 /* Finds the host program: NBDTS_HOST, else dist/host/main.js of the package
@@ -294,7 +304,10 @@ load_plugin (const char *spec)
   node_path = find_node ();
   host_script = find_host_script ();
   if (plugin_spec == NULL || node_path == NULL || host_script == NULL) {
-    if (node_path == NULL)
+    const char *env = getenv ("NBDTS_NODE");
+    if (node_path == NULL && env && *env)
+      nbdkit_error ("ts: NBDTS_NODE=%s: no such program on PATH", env);
+    else if (node_path == NULL)
       nbdkit_error ("ts: cannot find node on PATH; install Node.js 20 or "
                     "later, or set NBDTS_NODE to the node binary");
     else
@@ -950,7 +963,7 @@ ts_cache (void *handle, uint32_t count, uint64_t offset, uint32_t flags)
   "<key>=<value>        Parameters of the plugin; `nbdts help PLUGIN` lists\n" \
   "                     them. Later bare words go to the plugin's own magic\n" \
   "                     parameter, if it has one.\n" \
-  "Environment: NBDTS_NODE selects the node binary (default: node on PATH)."
+  "Environment: NBDTS_NODE selects node: a path, or a name on PATH (default: node)."
 
 static struct nbdkit_plugin plugin = {
   .name               = "ts",
