@@ -413,4 +413,4 @@ export async function pythonScript(code: string, args: readonly string[] = [], t
   return run(pythonPath(), ["-c", code, ...args], { timeoutMs });
 }
 
-export { nbdinfo, nbdcopy, qemuIo, extentMap, residentBytes } from "./clients.js";
+export { nbdinfo, nbdcopy, qemuIo, extentMap, overlappingConnections, residentBytes } from "./clients.js";

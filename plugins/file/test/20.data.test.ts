@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { python, withNbdkit, nbdcopy, qemuIo } from "@nbdts/native/testing";
+import { nbdcopy, overlappingConnections, python, qemuIo, withNbdkit } from "@nbdts/native/testing";
 import { scratchDirectory } from "./support/files.js";
 
 const PLUGIN = "@nbdts/file";
@@ -74,30 +74,7 @@ describe("data", () => {
     const disk = join(scratch.path, "parallel.img");
     writeFileSync(disk, Buffer.alloc(8 * MiB));
     await withNbdkit({ plugin: PLUGIN, params: { file: disk } }, async (server) => {
-      const out = await python(
-        server.uri,
-        [
-          "handles = [h] + [nbd.NBD() for _ in range(3)]",
-          "for other in handles[1:]: other.connect_uri(sys.argv[1])",
-          "def stripe(c, i): return (i * 4 + c) * 70001",
-          "for c, conn in enumerate(handles):",
-          "    for i in range(16): conn.aio_pwrite(nbd.Buffer.from_bytearray(bytearray([c * 16 + i + 1]) * 70001), stripe(c, i))",
-          "for conn in handles:",
-          "    while conn.aio_in_flight() > 0: conn.poll(-1)",
-          "    conn.flush()",
-          "bufs = [[nbd.Buffer(70001) for i in range(16)] for c in range(4)]",
-          "for c, conn in enumerate(handles):",
-          "    for i in range(16): conn.aio_pread(bufs[c][i], stripe(c, i))",
-          "for conn in handles:",
-          "    while conn.aio_in_flight() > 0: conn.poll(-1)",
-          "for c in range(4):",
-          "    for i in range(16):",
-          "        assert bufs[c][i].to_bytearray() == bytearray([c * 16 + i + 1]) * 70001, (c, i)",
-          "for other in handles[1:]: other.shutdown()",
-          "print('ok')",
-        ].join("\n"),
-      );
-      expect(out.trim()).toBe("ok");
+      await overlappingConnections(server.uri);
     });
   });
 

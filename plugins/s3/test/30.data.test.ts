@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { python, run } from "@nbdts/native/testing";
+import { overlappingConnections, python, run } from "@nbdts/native/testing";
 import { describe, expect, it } from "vitest";
 import {
   blockName,
@@ -125,27 +125,8 @@ describe("concurrency", () => {
     const bucket = await newBucket("rmwlock");
     const server = await startS3(bucket, { key: "disk", size: "1M", "object-size": "64k" });
     try {
-      const out = await python(
-        server.uri,
-        `
-handles = [h] + [nbd.NBD() for _ in range(3)]
-for other in handles[1:]:
-    other.connect_uri(sys.argv[1])
-# 64 writes of 1K into object 0, all in flight at once, spread over 4 connections.
-cookies = []
-for i in range(64):
-    hh = handles[i % 4]
-    cookies.append((hh, hh.aio_pwrite(nbd.Buffer.from_bytearray(bytearray([i + 1]) * 1024), i * 1024)))
-for hh, cookie in cookies:
-    while not hh.aio_command_completed(cookie):
-        hh.poll(-1)
-ok = all(h.pread(1024, i * 1024) == bytes([i + 1]) * 1024 for i in range(64))
-for other in handles[1:]:
-    other.shutdown()
-print(ok)
-`,
-      );
-      expect(out.trim()).toBe("True");
+      // 64 writes of 1K into object 0, all in flight at once, spread over 4 connections.
+      await overlappingConnections(server.uri, { connections: 4, requests: 16, length: 1024 });
     } finally {
       await server.stop();
     }
