@@ -230,17 +230,11 @@ describe("what a client sees when callbacks are absent: the TypeScript plugin ma
   }
 });
 
-/** The body of a behaviour probe: `h` is connected; `attempt(f)` is "ok" or the errno name the client got. */
+/** The body of a behaviour probe: `h` is connected (`attempt(f)` comes from the prelude). */
 function behaviour(body: string): string {
   return [
     "h = nbd.NBD()",
     "h.connect_uri(sys.argv[1])",
-    "def attempt(f):",
-    "    try:",
-    "        f()",
-    "        return 'ok'",
-    "    except nbd.Error as e:",
-    "        return errname(e)",
     body,
     "h.shutdown()",
   ].join("\n");

@@ -50,12 +50,6 @@ beforeAll(async () => {
   // write, which the fixture never fails.
   outcomes = await pyJson(
     [
-      "def attempt(f):",
-      "    try:",
-      "        f()",
-      "        return 'ok'",
-      "    except nbd.Error as e:",
-      "        return errname(e)",
       "outcomes = {}",
       "for name in sys.argv[2:]:",
       "    h = nbd.NBD()",
